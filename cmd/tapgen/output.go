@@ -1,0 +1,143 @@
+package main
+
+// The output stage: segments wait in a time-ordered queue until the model
+// has moved far enough past them that nothing earlier can still come (split
+// parts go out a little before their PDU, retransmissions long after), then
+// they are framed and written in time order.
+
+// Segment modes.
+const (
+	segNormal     = iota
+	segLost       // sent by its host, missed by the capture
+	segRetransmit // a second copy of a segment already written
+)
+
+const (
+	lookback = 2 * ms // how far back the segmenter may place a segment
+	maxRecs  = maxCoalesce + 1
+)
+
+// segment is one TCP segment on its way to the capture file.
+type segment struct {
+	t     int64
+	order uint64
+	c     *conn
+	dir   uint8
+	flags uint8
+	mode  uint8
+	seq   uint32
+	ack   uint32
+	data  []byte // owned, reused when the slot is free again
+	nrec  int
+	recs  [maxRecs]pduInfo // PDUs this segment completes
+}
+
+func (s *segment) addInfo(in pduInfo) {
+	s.recs[s.nrec] = in
+	s.nrec++
+}
+
+func (s *segment) addRecord(lp *lpkt) { s.addInfo(infoOf(lp.payload)) }
+
+// outQueue is a pool of segments and a min-heap of their indexes on
+// (t, order); it reuses both, so steady state allocates nothing.
+type outQueue struct {
+	segs  []segment
+	free  []int32
+	heap  []int32
+	order uint64
+	lastT int64 // time of the latest segment taken out of the queue
+	sink  *sink
+}
+
+func newOutQueue(sk *sink) *outQueue { return &outQueue{sink: sk} }
+
+func (q *outQueue) done() bool   { return q.sink.full() }
+func (q *outQueue) err() error   { return q.sink.err }
+func (q *outQueue) pending() int { return len(q.heap) }
+
+// add fills a free segment and returns its index; push queues it.
+func (q *outQueue) add(t int64, c *conn, dir, flags uint8, seq, ack uint32, data []byte) int32 {
+	var i int32
+	if n := len(q.free); n > 0 {
+		i = q.free[n-1]
+		q.free = q.free[:n-1]
+	} else {
+		q.segs = append(q.segs, segment{})
+		i = int32(len(q.segs) - 1)
+	}
+	s := &q.segs[i]
+	s.t, s.c, s.dir, s.flags, s.mode = t, c, dir, flags, segNormal
+	s.seq, s.ack = seq, ack
+	s.data = append(s.data[:0], data...)
+	s.nrec = 0
+	return i
+}
+
+func (q *outQueue) less(a, b int32) bool {
+	x, y := &q.segs[a], &q.segs[b]
+	return x.t < y.t || x.t == y.t && x.order < y.order
+}
+
+func (q *outQueue) push(i int32) {
+	q.order++
+	q.segs[i].order = q.order
+	q.heap = append(q.heap, i)
+	k := len(q.heap) - 1
+	for k > 0 {
+		p := (k - 1) / 2
+		if !q.less(q.heap[k], q.heap[p]) {
+			break
+		}
+		q.heap[k], q.heap[p] = q.heap[p], q.heap[k]
+		k = p
+	}
+}
+
+func (q *outQueue) pop() int32 {
+	top := q.heap[0]
+	n := len(q.heap) - 1
+	q.heap[0] = q.heap[n]
+	q.heap = q.heap[:n]
+	k := 0
+	for {
+		l := 2*k + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && q.less(q.heap[r], q.heap[l]) {
+			m = r
+		}
+		if !q.less(q.heap[m], q.heap[k]) {
+			break
+		}
+		q.heap[k], q.heap[m] = q.heap[m], q.heap[k]
+		k = m
+	}
+	return top
+}
+
+// advance writes every segment older than now-lookback and older than
+// floor (what the segmenter still holds).
+func (q *outQueue) advance(now, floor int64) {
+	limit := min(now-lookback, floor)
+	for len(q.heap) > 0 && !q.sink.full() && q.segs[q.heap[0]].t < limit {
+		q.writeTop()
+	}
+}
+
+// flushAll writes everything left.
+func (q *outQueue) flushAll() {
+	for len(q.heap) > 0 && !q.sink.full() {
+		q.writeTop()
+	}
+}
+
+func (q *outQueue) writeTop() {
+	i := q.pop()
+	s := &q.segs[i]
+	q.lastT = s.t
+	q.sink.write(s)
+	q.free = append(q.free, i)
+}
