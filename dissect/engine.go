@@ -90,6 +90,27 @@ type Engine struct {
 	input    int    // input of the current frame
 	inputPkt uint64 // its number within that input
 	scratch  []byte // bytes found by a resync across segments
+
+	links []linkRoute
+}
+
+type linkRoute struct {
+	link drivers.LinkType
+	h    LinkHandler
+}
+
+// LinkHandler takes the frames of a link type that carries an application
+// protocol directly, without IP (a serial line's Modbus RTU frames). It
+// writes events through c (setting its fields as Decode expects them) and
+// keeps its own counters.
+type LinkHandler interface {
+	Frame(c *Context, f *drivers.Frame, packet uint64)
+}
+
+// HandleLink routes the frames of link type l to h instead of the layer
+// 2–4 decoder.
+func (e *Engine) HandleLink(l drivers.LinkType, h LinkHandler) {
+	e.links = append(e.links, linkRoute{l, h})
 }
 
 // NewEngine returns an engine that offers flows to dissectors in the given
@@ -133,6 +154,12 @@ func (e *Engine) Packet(f *drivers.Frame) {
 	}
 	if f.TS > e.now {
 		e.now = f.TS
+	}
+	for _, r := range e.links {
+		if r.link == f.Link {
+			r.h.Frame(&e.ctx, f, e.inputPkt)
+			return
+		}
 	}
 	switch e.dec.decode(f, &e.pkt) {
 	case decodedL4:

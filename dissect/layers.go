@@ -179,6 +179,9 @@ func (d *l4Decoder) decode(f *drivers.Frame, pkt *packet) decodeResult {
 			haveL4 = true
 		}
 	}
+	if pkt.vlan == 0 && f.HasVLAN {
+		pkt.vlan = f.VLAN & 0xfff
+	}
 	if !haveIP || !haveL4 || !pkt.src.IsValid() || !pkt.dst.IsValid() {
 		return decodedOther
 	}

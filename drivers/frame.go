@@ -67,6 +67,10 @@ type Frame struct {
 	// Input numbers the source the frame came from (file, interface or
 	// serial port), for sources that merge several.
 	Input int
+	// VLAN is the 802.1Q tag the capture took out of the frame (the
+	// AF_PACKET ring reports it apart, in tp_vlan_tci), when HasVLAN.
+	VLAN    uint16
+	HasVLAN bool
 }
 
 // Source delivers frames in order.
