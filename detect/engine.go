@@ -189,9 +189,9 @@ func (e *Engine) event(ev *dissect.Event) {
 	case dissect.DirResponse:
 		srcSide, dstSide = inventory.SideServer, inventory.SideClient
 	}
-	eng := ev.Dir == dissect.DirRequest && engineeringOp(ev)
-	src, srcChanged := e.inv.Observe(ev.Src, ev.TS, ev.Proto, srcSide, eng)
-	dst, dstChanged := e.inv.Observe(ev.Dst, ev.TS, ev.Proto, dstSide, false)
+	use := clientUse(ev)
+	src, srcChanged := e.inv.Observe(ev.Src, ev.TS, ev.Proto, srcSide, use)
+	dst, dstChanged := e.inv.Observe(ev.Dst, ev.TS, ev.Proto, dstSide, use)
 
 	if ev.Proto == dissect.ProtoModbus && e.modbus.identify(e, ev, src) {
 		srcChanged = true
@@ -210,14 +210,19 @@ func (e *Engine) event(ev *dissect.Event) {
 	}
 }
 
-// engineeringOp reports operations that mark a client as an engineering
-// workstation.
-func engineeringOp(ev *dissect.Event) bool {
+// clientUse classifies what the client of ev's conversation did, for the
+// role guess.
+func clientUse(ev *dissect.Event) inventory.Use {
 	switch ev.Op {
-	case dissect.OpProgram, dissect.OpDiagnostic, dissect.OpControl, dissect.OpDiscovery:
-		return true
+	case dissect.OpProgram, dissect.OpDiagnostic, dissect.OpControl:
+		return inventory.UseEngineering
+	case dissect.OpDiscovery:
+		return inventory.UseDiscovery
 	}
-	return ev.Name == "user_defined"
+	if ev.Name == "user_defined" {
+		return inventory.UseEngineering
+	}
+	return inventory.UsePoll
 }
 
 func (e *Engine) writeAsset(a *inventory.Asset, ts int64) {

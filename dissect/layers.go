@@ -70,6 +70,9 @@ func newL4Decoder() *l4Decoder {
 		// Payloads we do not decode (ARP, LLDP, ICMP, the application
 		// layer itself) end decoding without an error.
 		p.IgnoreUnsupported = true
+		// A panic in a layer decoder reaches Engine.Packet's last-resort
+		// recover, which counts and reports it: no second defer per packet.
+		p.IgnorePanic = true
 		return p
 	}
 	d.fromEth = mk(layers.LayerTypeEthernet)

@@ -9,9 +9,11 @@
 //   - an asset that answers requests of an OT protocol (a Modbus server) is a
 //     plc;
 //   - else an asset that, as a client, used engineering operations
-//     (program, diagnostic, control or discovery operations, or
-//     user-defined function codes) is an engineering_ws;
-//   - else an asset that only polls and writes as a client is an hmi;
+//     (program, diagnostic or control operations, or user-defined function
+//     codes) is an engineering_ws;
+//   - else an asset that reads or writes as a client is an hmi;
+//   - else an asset that, as a client, only discovered (device
+//     identification sweeps: a scanner or a commissioning tool) is a tool;
 //   - else unknown.
 //
 // Identity (vendor, model, firmware, serial) comes from the protocols (for
@@ -96,6 +98,7 @@ type Asset struct {
 	served  uint64 // protocols it answered requests of
 	clients uint64 // protocols it used as a client
 	eng     bool   // used engineering operations as a client
+	polls   bool   // read or wrote as a client
 }
 
 // Protocols lists the protocols seen on the asset, in Proto order.
@@ -115,8 +118,10 @@ func (a *Asset) guessRole() Role {
 		return RolePLC
 	case a.eng:
 		return RoleEngineeringWS
-	case a.clients != 0:
+	case a.polls:
 		return RoleHMI
+	case a.clients != 0:
+		return RoleTool
 	}
 	return RoleUnknown
 }
@@ -210,6 +215,16 @@ func (inv *Inventory) Lookup(ep dissect.Endpoint) *Asset {
 	return nil
 }
 
+// Use says what a client did, for the role guess.
+type Use uint8
+
+// Uses.
+const (
+	UsePoll        Use = iota // reads and writes
+	UseEngineering            // program, diagnostic, control, user-defined operations
+	UseDiscovery              // device identification and other discovery
+)
+
 // Side says how an endpoint took part in a PDU.
 type Side uint8
 
@@ -221,10 +236,10 @@ const (
 )
 
 // Observe records that ep took part in a PDU of proto at ts, on the given
-// side; eng says whether a client used an engineering operation. It returns
+// side; use says what a client did (ignored for other sides). It returns
 // the asset and whether it is new or changed in a way worth reporting
 // (role, protocols, MAC) — last_seen alone is not a change.
-func (inv *Inventory) Observe(ep dissect.Endpoint, ts int64, proto dissect.Proto, side Side, eng bool) (*Asset, bool) {
+func (inv *Inventory) Observe(ep dissect.Endpoint, ts int64, proto dissect.Proto, side Side, use Use) (*Asset, bool) {
 	a := inv.Lookup(ep)
 	changed := false
 	if a == nil {
@@ -257,12 +272,15 @@ func (inv *Inventory) Observe(ep dissect.Endpoint, ts int64, proto dissect.Proto
 		a.served |= bit
 	case SideClient:
 		a.clients |= bit
-		if eng {
+		switch use {
+		case UseEngineering:
 			a.eng = true
+		case UsePoll:
+			a.polls = true
 		}
 	}
 	// Evidence only accumulates, so the guess only moves up:
-	// unknown → hmi → engineering_ws → plc.
+	// unknown → tool → hmi → engineering_ws → plc.
 	if r := a.guessRole(); r != a.Role {
 		a.Role = r
 		changed = true
@@ -354,6 +372,7 @@ type persisted struct {
 	Served       []string `json:"served,omitempty"`
 	Clients      []string `json:"clients,omitempty"`
 	Eng          bool     `json:"eng,omitempty"`
+	Polls        bool     `json:"polls,omitempty"`
 	FirstSeen    int64    `json:"first_seen"`
 	LastSeen     int64    `json:"last_seen"`
 }
@@ -389,7 +408,7 @@ func (inv *Inventory) Save(w *store.Writer) error {
 			ID: a.ID, Serial: a.Serial, Unit: a.Unit, Vendor: a.Vendor, Model: a.Model,
 			Firmware: a.Firmware, SerialNumber: a.SerialNumber, IdentifiedBy: a.IdentifiedBy,
 			IdentitySrc: a.IdentitySource, Role: a.Role.String(), Protocols: protoNames(a.protos), Served: protoNames(a.served),
-			Clients: protoNames(a.clients), Eng: a.eng, FirstSeen: a.FirstSeen, LastSeen: a.LastSeen,
+			Clients: protoNames(a.clients), Eng: a.eng, Polls: a.polls, FirstSeen: a.FirstSeen, LastSeen: a.LastSeen,
 		}
 		if a.HasMAC {
 			p.MAC = string(dissect.AppendMAC(nil, a.MAC))
@@ -419,7 +438,7 @@ func (inv *Inventory) Load(s *store.Store) error {
 			SerialNumber: p.SerialNumber, IdentifiedBy: p.IdentifiedBy, IdentitySource: p.IdentitySrc,
 			Role:   parseRole(p.Role),
 			protos: protoMask(p.Protocols), served: protoMask(p.Served), clients: protoMask(p.Clients),
-			eng: p.Eng, FirstSeen: p.FirstSeen, LastSeen: p.LastSeen,
+			eng: p.Eng, polls: p.Polls, FirstSeen: p.FirstSeen, LastSeen: p.LastSeen,
 		}
 		if p.MAC != "" {
 			if hw, err := parseMAC(p.MAC); err == nil {

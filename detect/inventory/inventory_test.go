@@ -19,30 +19,34 @@ func TestRoles(t *testing.T) {
 		name  string
 		steps []struct {
 			side Side
-			eng  bool
+			use  Use
 		}
 		want Role
 	}{
 		{"server is a plc", []struct {
 			side Side
-			eng  bool
-		}{{SideServer, false}}, RolePLC},
+			use  Use
+		}{{SideServer, UsePoll}}, RolePLC},
 		{"client polling is an hmi", []struct {
 			side Side
-			eng  bool
-		}{{SideClient, false}, {SideClient, false}}, RoleHMI},
+			use  Use
+		}{{SideClient, UseDiscovery}, {SideClient, UsePoll}}, RoleHMI},
 		{"client with engineering operations", []struct {
 			side Side
-			eng  bool
-		}{{SideClient, false}, {SideClient, true}}, RoleEngineeringWS},
+			use  Use
+		}{{SideClient, UsePoll}, {SideClient, UseEngineering}}, RoleEngineeringWS},
 		{"a server that also polls stays a plc", []struct {
 			side Side
-			eng  bool
-		}{{SideServer, false}, {SideClient, true}}, RolePLC},
+			use  Use
+		}{{SideServer, UsePoll}, {SideClient, UseEngineering}}, RolePLC},
 		{"peer only is unknown", []struct {
 			side Side
-			eng  bool
-		}{{SidePeer, false}}, RoleUnknown},
+			use  Use
+		}{{SidePeer, UsePoll}}, RoleUnknown},
+		{"discovery only is a tool", []struct {
+			side Side
+			use  Use
+		}{{SideClient, UseDiscovery}, {SideClient, UseDiscovery}}, RoleTool},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,7 +54,7 @@ func TestRoles(t *testing.T) {
 			ep := ipEP("10.0.0.1", 502, 1)
 			var a *Asset
 			for i, s := range tt.steps {
-				a, _ = inv.Observe(ep, int64(i+1), dissect.ProtoModbus, s.side, s.eng)
+				a, _ = inv.Observe(ep, int64(i+1), dissect.ProtoModbus, s.side, s.use)
 			}
 			if a.Role != tt.want {
 				t.Errorf("role %s, want %s", a.Role, tt.want)
@@ -62,11 +66,11 @@ func TestRoles(t *testing.T) {
 func TestObserveReportsChangesOnly(t *testing.T) {
 	inv := New()
 	ep := ipEP("10.0.0.1", 40000, 7)
-	a, changed := inv.Observe(ep, 10, dissect.ProtoModbus, SideClient, false)
+	a, changed := inv.Observe(ep, 10, dissect.ProtoModbus, SideClient, UsePoll)
 	if !changed || a.ID != "ip:10.0.0.1" || !a.HasMAC || a.FirstSeen != 10 {
 		t.Fatalf("new asset: changed %v %+v", changed, a)
 	}
-	if _, changed := inv.Observe(ep, 20, dissect.ProtoModbus, SideClient, false); changed {
+	if _, changed := inv.Observe(ep, 20, dissect.ProtoModbus, SideClient, UsePoll); changed {
 		t.Error("last_seen alone reported as a change")
 	}
 	if a.LastSeen != 20 {
@@ -74,18 +78,18 @@ func TestObserveReportsChangesOnly(t *testing.T) {
 	}
 	// A router's MAC seen with another IP does not change the first one's.
 	other := ipEP("10.0.0.1", 40000, 9)
-	inv.Observe(other, 30, dissect.ProtoModbus, SideClient, false)
+	inv.Observe(other, 30, dissect.ProtoModbus, SideClient, UsePoll)
 	if a.MAC[5] != 7 {
 		t.Errorf("MAC replaced: %v", a.MAC)
 	}
-	if _, changed := inv.Observe(ep, 40, dissect.ProtoModbus, SideClient, true); !changed || a.Role != RoleEngineeringWS {
+	if _, changed := inv.Observe(ep, 40, dissect.ProtoModbus, SideClient, UseEngineering); !changed || a.Role != RoleEngineeringWS {
 		t.Errorf("role change not reported: %v %s", changed, a.Role)
 	}
 }
 
 func TestIdentityFirstSourceWins(t *testing.T) {
 	inv := New()
-	a, _ := inv.Observe(ipEP("10.0.0.2", 502, 2), 1, dissect.ProtoModbus, SideServer, false)
+	a, _ := inv.Observe(ipEP("10.0.0.2", 502, 2), 1, dissect.ProtoModbus, SideServer, UsePoll)
 	id := Identity{Vendor: []byte("WAGO"), Model: []byte("750-881"), Firmware: []byte("01.09.18"), By: "modbus.read_device_identification", Source: "modbus unit 1"}
 	if !inv.Identify(a, id) || a.Vendor != "WAGO" || a.IdentifiedBy != "modbus.read_device_identification" {
 		t.Fatalf("identity not taken: %+v", a)
@@ -104,9 +108,9 @@ func TestIdentityFirstSourceWins(t *testing.T) {
 
 func TestJSONAndPersistence(t *testing.T) {
 	inv := New()
-	a, _ := inv.Observe(ipEP("10.0.0.3", 502, 3), 1e18, dissect.ProtoModbus, SideServer, false)
+	a, _ := inv.Observe(ipEP("10.0.0.3", 502, 3), 1e18, dissect.ProtoModbus, SideServer, UsePoll)
 	inv.Identify(a, Identity{Vendor: []byte("ABB"), Model: []byte("AC500"), By: "x", Source: "s"})
-	inv.Observe(ipEP("fe80::1", 40000, 0), 1e18+5, dissect.ProtoModbus, SideClient, false)
+	inv.Observe(ipEP("fe80::1", 40000, 0), 1e18+5, dissect.ProtoModbus, SideClient, UsePoll)
 	rec := a.AppendJSON(nil, 1e18, "s1", "")
 	var m map[string]any
 	if err := json.Unmarshal(rec, &m); err != nil {
@@ -146,13 +150,13 @@ func TestJSONAndPersistence(t *testing.T) {
 func TestObserveAllocs(t *testing.T) {
 	inv := New()
 	cli, srv := ipEP("10.0.0.1", 40000, 1), ipEP("10.0.0.2", 502, 2)
-	inv.Observe(cli, 1, dissect.ProtoModbus, SideClient, false)
-	inv.Observe(srv, 1, dissect.ProtoModbus, SideServer, false)
+	inv.Observe(cli, 1, dissect.ProtoModbus, SideClient, UsePoll)
+	inv.Observe(srv, 1, dissect.ProtoModbus, SideServer, UsePoll)
 	ts := int64(2)
 	if n := testing.AllocsPerRun(100, func() {
 		ts++
-		inv.Observe(cli, ts, dissect.ProtoModbus, SideClient, false)
-		inv.Observe(srv, ts, dissect.ProtoModbus, SideServer, false)
+		inv.Observe(cli, ts, dissect.ProtoModbus, SideClient, UsePoll)
+		inv.Observe(srv, ts, dissect.ProtoModbus, SideServer, UsePoll)
 	}); n != 0 {
 		t.Errorf("%v allocations per Observe of known assets", n)
 	}
