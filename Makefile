@@ -47,15 +47,19 @@ test-arm64:
 
 # Benchmarks: in-process pipeline (allocs/op, ns/packet) and the whole
 # process on a generated 2M-packet capture against tshark, both on one core.
+BENCH_PCAP ?= $(abspath $(BENCHDIR))/bench-2M.pcap
+
 bench: bench-pipeline bench-process
 
-bench-pipeline:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./dissect/... ./detect/... ./drivers/... ./cmd/sensor/
+$(BENCH_PCAP): | build
+	@mkdir -p $(dir $(BENCH_PCAP))
+	$(BIN)/tapgen modbus -masters 8 -plcs 32 -packets 2000000 -period 100ms -seed 1 -o $(BENCH_PCAP)
 
-bench-process: build
-	@mkdir -p $(BENCHDIR)
-	@test -f $(BENCHDIR)/bench-2M.pcap || $(BIN)/tapgen modbus -masters 8 -plcs 32 -packets 2000000 -period 100ms -seed 1 -o $(BENCHDIR)/bench-2M.pcap
-	BENCH_PCAP=$(BENCHDIR)/bench-2M.pcap SENSOR=$(BIN)/sensor ./cmd/sensor/bench-process.sh
+bench-pipeline: $(BENCH_PCAP)
+	BENCH_PCAP=$(BENCH_PCAP) $(GO) test -run '^$$' -bench . -benchmem -count 1 ./dissect/... ./detect/... ./drivers/... ./cmd/sensor/
+
+bench-process: build $(BENCH_PCAP)
+	BENCH_PCAP=$(BENCH_PCAP) SENSOR=$(BIN)/sensor ./cmd/sensor/bench-process.sh
 
 # The main job: the sensor reads a generated capture with attacks and
 # prints what it found.

@@ -21,7 +21,7 @@ best() { # best elapsed seconds of $runs runs of "$@"
 	for _ in $(seq "$runs"); do
 		local s e d
 		s=$(date +%s.%N)
-		"$@" >/dev/null
+		"$@" >/dev/null 2>&1
 		e=$(date +%s.%N)
 		d=$(echo "$e - $s" | bc -l)
 		if [ -z "$b" ] || [ "$(echo "$d < $b" | bc -l)" = 1 ]; then b=$d; fi
