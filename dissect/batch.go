@@ -5,20 +5,35 @@ const BatchSize = 256
 
 const arenaChunk = 64 << 10
 
-// Batch carries events from dissect to detect. The engine reuses one batch:
-// after Sink.Process returns, the batch is reset and every event, detail and
-// arena copy in it is overwritten. Nothing in a batch may be kept past
-// Process without copying.
+// Batch carries events from dissect to detect. Batches are reused: after
+// Sink.Process returns (or, with an AsyncSink, once the consumer has given
+// the batch back), the batch is reset and every event, detail and arena copy
+// in it is overwritten. Nothing in a batch may be kept past Process without
+// copying.
 type Batch struct {
 	Events []Event
 	gen    uint64
+	slot   int      // which of its engine's batches this is (see Slab)
 	chunks [][]byte // arena: byte copies; chunks are kept and reused
 	cur    int      // chunk being filled
 }
 
-// NewBatch returns an empty batch with room for BatchSize events.
-func NewBatch() *Batch {
-	return &Batch{Events: make([]Event, 0, BatchSize), gen: 1}
+// MaxInFlight is how many batches one engine (one set of dissectors) may
+// have in use at once: the one being filled and those handed to an
+// AsyncSink and not yet given back.
+const MaxInFlight = 4
+
+// NewBatch returns an empty batch with room for BatchSize events, slot 0.
+func NewBatch() *Batch { return NewBatchSlot(0) }
+
+// NewBatchSlot returns an empty batch for slot i (0 ≤ i < MaxInFlight): an
+// engine that keeps several batches in flight gives each its own slot, so
+// that the details dissectors write into one are not reused for another.
+func NewBatchSlot(i int) *Batch {
+	if i < 0 || i >= MaxInFlight {
+		panic("dissect: batch slot out of range")
+	}
+	return &Batch{Events: make([]Event, 0, BatchSize), gen: 1, slot: i}
 }
 
 // Len is the number of events in the batch.
@@ -75,10 +90,15 @@ func (b *Batch) Copy(p []byte) []byte {
 
 // Slab hands out values of T that live as long as a batch's contents: a
 // dissector keeps one Slab per detail type and takes a value for each event
-// (after Context.Event, which may start a new batch). Values are reused once
-// the batch is reset, so steady state allocates nothing; earlier values never
-// move while a batch is being filled.
+// (after Context.Event, which may start a new batch). Each batch slot has
+// its own storage, reused once that batch is reset, so steady state
+// allocates nothing and a batch still being consumed is never overwritten;
+// earlier values never move while a batch is being filled.
 type Slab[T any] struct {
+	per [MaxInFlight]slabPart[T]
+}
+
+type slabPart[T any] struct {
 	chunks [][]T
 	n      int
 	gen    uint64
@@ -88,15 +108,16 @@ const slabChunk = 64
 
 // New returns a zeroed T valid until b is reset.
 func (s *Slab[T]) New(b *Batch) *T {
-	if s.gen != b.gen {
-		s.gen, s.n = b.gen, 0
+	p := &s.per[b.slot]
+	if p.gen != b.gen {
+		p.gen, p.n = b.gen, 0
 	}
-	ci, i := s.n/slabChunk, s.n%slabChunk
-	if ci == len(s.chunks) {
-		s.chunks = append(s.chunks, make([]T, slabChunk))
+	ci, i := p.n/slabChunk, p.n%slabChunk
+	if ci == len(p.chunks) {
+		p.chunks = append(p.chunks, make([]T, slabChunk))
 	}
-	s.n++
-	v := &s.chunks[ci][i]
+	p.n++
+	v := &p.chunks[ci][i]
 	var zero T
 	*v = zero
 	return v
@@ -106,6 +127,15 @@ func (s *Slab[T]) New(b *Batch) *T {
 // batch is reused.
 type Sink interface {
 	Process(b *Batch)
+}
+
+// AsyncSink is a Sink that takes batches over to another goroutine: Handoff
+// takes ownership of the full batch b and returns an empty batch (of the same
+// engine, reset) to fill next, waiting for one if all are in flight. A
+// Context whose sink is an AsyncSink calls Handoff instead of Process.
+type AsyncSink interface {
+	Sink
+	Handoff(b *Batch) *Batch
 }
 
 // SinkFunc adapts a function to Sink.

@@ -93,9 +93,14 @@ func (c *Context) Batch() *Batch { return c.batch }
 // Copy copies p into the batch arena (see Batch.Copy).
 func (c *Context) Copy(p []byte) []byte { return c.batch.Copy(p) }
 
-// Flush hands a non-empty batch to the sink and resets it.
+// Flush hands a non-empty batch to the sink and continues with an empty
+// one: the same batch reset (Sink), or the one an AsyncSink gives back.
 func (c *Context) Flush() {
 	if c.batch.Len() == 0 {
+		return
+	}
+	if a, ok := c.sink.(AsyncSink); ok {
+		c.batch = a.Handoff(c.batch)
 		return
 	}
 	if c.sink != nil {
