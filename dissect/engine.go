@@ -62,6 +62,7 @@ type Stats struct {
 	TCPOutOfOrder      uint64 // segments queued for a hole
 	TCPGaps            uint64 // holes declared lost
 	TCPLostBytes       uint64 // bytes in those holes
+	TruncatedSegments  uint64 // TCP segments the capture cut: their missing bytes are a hole
 	PartialPDUsLost    uint64 // PDUs cut by a hole
 	Resyncs            uint64 // framing found again after skipping bytes
 	ResyncSkippedBytes uint64 // bytes skipped looking for a header
@@ -239,6 +240,13 @@ func (e *Engine) tcpPacket(fl *Flow, side int, pkt *packet, ts int64) {
 	}
 	if len(pkt.payload) > 0 && fl.proto != protoNone {
 		e.segment(fl, side, pkt.seq, pkt.payload, ts, e.inputPkt)
+	}
+	if pkt.wireLen > len(pkt.payload) && fl.proto != protoNone && st.state != streamNew {
+		// The capture cut this segment: the rest of its bytes are a
+		// hole in the stream, as if lost.
+		e.stats.TruncatedSegments++
+		e.skipHole(fl, side, pkt.seq+uint32(pkt.wireLen))
+		e.drain(fl, side)
 	}
 	if pkt.flags&flagFIN != 0 {
 		if st.state != streamNew && st.nooo == 0 && pkt.seq+uint32(len(pkt.payload)) == st.next {
@@ -446,3 +454,33 @@ func (e *Engine) Close() {
 
 // LastTS is the latest packet time seen.
 func (e *Engine) LastTS() int64 { return e.now }
+
+// Add adds o's counters to s (to total the engines of several workers).
+func (s *Stats) Add(o Stats) {
+	s.Packets += o.Packets
+	s.Bytes += o.Bytes
+	s.Truncated += o.Truncated
+	s.NotIP += o.NotIP
+	s.DecodeErrors += o.DecodeErrors
+	s.UnsupportedLink += o.UnsupportedLink
+	s.Panics += o.Panics
+	s.FlowsCreated += o.FlowsCreated
+	s.FlowsExpired += o.FlowsExpired
+	s.FlowsEvicted += o.FlowsEvicted
+	s.FlowsActive += o.FlowsActive
+	s.TCPRetransmitted += o.TCPRetransmitted
+	s.TCPOverlaps += o.TCPOverlaps
+	s.TCPOutOfOrder += o.TCPOutOfOrder
+	s.TCPGaps += o.TCPGaps
+	s.TCPLostBytes += o.TCPLostBytes
+	s.TruncatedSegments += o.TruncatedSegments
+	s.PartialPDUsLost += o.PartialPDUsLost
+	s.Resyncs += o.Resyncs
+	s.ResyncSkippedBytes += o.ResyncSkippedBytes
+	s.FramingErrors += o.FramingErrors
+	for i := range s.PDUs {
+		s.PDUs[i] += o.PDUs[i]
+		s.PDUErrors[i] += o.PDUErrors[i]
+	}
+	s.UDPInvalid += o.UDPInvalid
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -436,4 +437,67 @@ func TestFramingHeaderSplitThenRest(t *testing.T) {
 	c.send(false, toyPDU(2, 1, 8))
 	got, _ := runFrames(t, Config{}, toyProto{}, c.frames)
 	equalLines(t, got, wantLines(1, nil))
+}
+
+// A segment the capture cut (snap length): its missing bytes are a hole;
+// the PDUs after it are found again.
+func TestFramingTruncatedSegment(t *testing.T) {
+	c := newConn(t, 9999)
+	c.handshake()
+	exchange(c, 1, 4)
+	f := c.send(true, toyPDU(1, 2, 40))
+	// Cut the frame 20 bytes into the payload, as a 74-byte snap length would.
+	cut := f
+	cut.Data = f.Data[:14+20+20+20]
+	c.frames[len(c.frames)-1] = cut
+	c.send(false, toyPDU(2, 2, 4))
+	exchange(c, 1, 4) // id 1 again
+	got, st := runFrames(t, Config{}, toyProto{}, c.frames)
+	want := append(wantLines(1, nil), "response 10.0.0.2:9999>10.0.0.1:40000 2")
+	equalLines(t, got, append(want, wantLines(1, nil)...))
+	if st.TruncatedSegments != 1 || st.TCPGaps != 1 || st.Truncated != 1 {
+		t.Errorf("truncated segments %d gaps %d truncated frames %d, want 1, 1, 1", st.TruncatedSegments, st.TCPGaps, st.Truncated)
+	}
+}
+
+// Stats.Add sums every counter: a new field cannot be forgotten.
+func TestStatsAddCoversEveryField(t *testing.T) {
+	var a, b Stats
+	fill := func(s *Stats) {
+		v := reflect.ValueOf(s).Elem()
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Field(i)
+			switch f.Kind() {
+			case reflect.Uint64:
+				f.SetUint(1)
+			case reflect.Int:
+				f.SetInt(1)
+			case reflect.Array:
+				for j := 0; j < f.Len(); j++ {
+					f.Index(j).SetUint(1)
+				}
+			default:
+				t.Fatalf("field %s of kind %s: teach this test", v.Type().Field(i).Name, f.Kind())
+			}
+		}
+	}
+	fill(&a)
+	fill(&b)
+	a.Add(b)
+	v := reflect.ValueOf(a)
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		var got uint64
+		switch f.Kind() {
+		case reflect.Uint64:
+			got = f.Uint()
+		case reflect.Int:
+			got = uint64(f.Int())
+		case reflect.Array:
+			got = f.Index(f.Len() - 1).Uint()
+		}
+		if got != 2 {
+			t.Errorf("Stats.Add does not sum %s", v.Type().Field(i).Name)
+		}
+	}
 }

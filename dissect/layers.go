@@ -36,6 +36,9 @@ type packet struct {
 	flags          uint8
 	seq, ack       uint32
 	payload        []byte
+	// wireLen is the TCP payload's length on the wire (from the IP
+	// header); more than len(payload) when the capture cut the frame.
+	wireLen int
 }
 
 // l4Decoder decodes layers 2 to 4 with gopacket DecodingLayerParsers, one
@@ -174,12 +177,29 @@ func (d *l4Decoder) decode(f *drivers.Frame, pkt *packet) decodeResult {
 				pkt.flags |= flagACK
 			}
 			pkt.payload = d.tcp.Payload
+			pkt.wireLen = len(pkt.payload)
 			haveL4 = true
 		case layers.LayerTypeUDP:
 			pkt.proto = ipProtoUDP
 			pkt.sport, pkt.dport = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
 			pkt.payload = d.udp.Payload
 			haveL4 = true
+		}
+	}
+	if pkt.proto == ipProtoTCP && f.OrigLen > len(f.Data) {
+		// A frame cut by the snap length: the IP header says how much
+		// TCP payload was on the wire.
+		hdr := int(d.tcp.DataOffset) * 4
+		for _, t := range d.decoded {
+			switch t {
+			case layers.LayerTypeIPv4:
+				pkt.wireLen = int(d.ip4.Length) - int(d.ip4.IHL)*4 - hdr
+			case layers.LayerTypeIPv6:
+				pkt.wireLen = int(d.ip6.Length) - hdr
+			}
+		}
+		if pkt.wireLen < len(pkt.payload) {
+			pkt.wireLen = len(pkt.payload)
 		}
 	}
 	if pkt.vlan == 0 && f.HasVLAN {

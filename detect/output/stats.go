@@ -66,6 +66,7 @@ func (w *Writer) Stats(s *Stats) {
 		b = jsonl.Uint(b, "out_of_order", d.TCPOutOfOrder)
 		b = jsonl.Uint(b, "gaps", d.TCPGaps)
 		b = jsonl.Uint(b, "lost_bytes", d.TCPLostBytes)
+		b = jsonl.Uint(b, "truncated_segments", d.TruncatedSegments)
 		b = jsonl.Uint(b, "partial_pdus_lost", d.PartialPDUsLost)
 		b = jsonl.Uint(b, "resyncs", d.Resyncs)
 		b = jsonl.Uint(b, "resync_skipped_bytes", d.ResyncSkippedBytes)
