@@ -66,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "modbus":
 		return runModbus(args[1:], stdout, stderr)
+	case "inject":
+		return runInject(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "tapgen: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage
