@@ -19,12 +19,16 @@ const (
 	LinkIPv4     LinkType = 228 // raw IPv4
 	LinkIPv6     LinkType = 229 // raw IPv6
 	LinkSLL2     LinkType = 276 // Linux cooked capture v2
+	// LinkRTACSerial (LINKTYPE_RTAC_SERIAL) carries serial-line data after a
+	// 12-byte header; the serial tap writes one Modbus RTU ADU per frame
+	// (see dissect/modbus, RTU captures).
+	LinkRTACSerial LinkType = 250
 )
 
 // Supported reports whether the pipeline can decode frames of link type l.
 func (l LinkType) Supported() bool {
 	switch l {
-	case LinkNull, LinkEthernet, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2:
+	case LinkNull, LinkEthernet, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2, LinkRTACSerial:
 		return true
 	}
 	return false
@@ -48,6 +52,8 @@ func (l LinkType) String() string {
 		return "IPV6"
 	case LinkSLL2:
 		return "LINUX_SLL2"
+	case LinkRTACSerial:
+		return "RTAC_SERIAL"
 	}
 	return fmt.Sprintf("LINKTYPE_%d", uint16(l))
 }

@@ -28,6 +28,7 @@ var committedFiles = []string{
 	"reorder.pcap",
 	"port1502.pcap",
 	"impaired.pcap", "impaired.truth.jsonl",
+	"rtu.pcapng", // a Modbus RTU line as the serial tap writes it
 }
 
 const readmeCmd = "go run ./cmd/tapgen "

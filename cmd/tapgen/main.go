@@ -34,6 +34,7 @@ impairments. The same flags always give the same bytes.
 
 Usage:
   tapgen modbus [flags] -o FILE.pcap   write a capture (see tapgen modbus -h)
+  tapgen rtu [flags] -o FILE.pcapng    write a Modbus RTU serial capture (see tapgen rtu -h)
   tapgen version                       print the version
   tapgen --help                        print this help
 
@@ -68,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runModbus(args[1:], stdout, stderr)
 	case "inject":
 		return runInject(args[1:], stdout, stderr)
+	case "rtu":
+		return runRTU(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "tapgen: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage
