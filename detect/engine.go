@@ -191,7 +191,13 @@ func (e *Engine) event(ev *dissect.Event) {
 	}
 	use := clientUse(ev)
 	src, srcChanged := e.inv.Observe(ev.Src, ev.TS, ev.Proto, srcSide, use)
-	dst, dstChanged := e.inv.Observe(ev.Dst, ev.TS, ev.Proto, dstSide, use)
+	var dst *inventory.Asset
+	var dstChanged bool
+	// A serial unit becomes an asset when it answers: a master polling an
+	// address where nothing answers proves no device.
+	if ev.Dst.Kind != dissect.EndpointSerial || ev.Dir != dissect.DirRequest || e.inv.Lookup(ev.Dst) != nil {
+		dst, dstChanged = e.inv.Observe(ev.Dst, ev.TS, ev.Proto, dstSide, use)
+	}
 
 	if ev.Proto == dissect.ProtoModbus && e.modbus.identify(e, ev, src) {
 		srcChanged = true
@@ -355,4 +361,28 @@ func marshal(v any) []byte {
 		panic(err) // only plain structs are marshalled
 	}
 	return b
+}
+
+// Reconfigure applies a new configuration while running (SIGHUP): the
+// mode, the learning window, the alert update interval and the rules'
+// thresholds. Exception-burst windows restart with the new threshold.
+func (e *Engine) Reconfigure(cfg Config) {
+	d := DefaultConfig
+	if cfg.LearnFor <= 0 {
+		cfg.LearnFor = d.LearnFor
+	}
+	if cfg.ExceptionWindow <= 0 {
+		cfg.ExceptionWindow = d.ExceptionWindow
+	}
+	if cfg.ExceptionThreshold <= 0 {
+		cfg.ExceptionThreshold = d.ExceptionThreshold
+	}
+	if cfg.AlertInterval <= 0 {
+		cfg.AlertInterval = d.AlertInterval
+	}
+	if cfg.ExceptionThreshold != e.cfg.ExceptionThreshold {
+		clear(e.modbus.bursts)
+	}
+	e.cfg = cfg
+	e.alerts.SetInterval(cfg.AlertInterval)
 }

@@ -135,6 +135,9 @@ func NewTable(interval int64) *Table {
 	return &Table{byKey: make(map[Key]*Alert), interval: interval}
 }
 
+// SetInterval changes how often a grouped alert is written again.
+func (t *Table) SetInterval(interval int64) { t.interval = interval }
+
 // SetInputs names the inputs that evidence packet references point into.
 func (t *Table) SetInputs(names []string) { t.inputs = names }
 

@@ -243,8 +243,10 @@ func (inv *Inventory) Observe(ep dissect.Endpoint, ts int64, proto dissect.Proto
 	a := inv.Lookup(ep)
 	changed := false
 	if a == nil {
-		if ep.Kind == dissect.EndpointSerial && ep.Unit == dissect.UnitMaster {
-			return nil, false // the master of a serial line is not an addressable asset
+		if ep.Kind == dissect.EndpointSerial && (ep.Unit == dissect.UnitMaster || ep.Unit == 0) {
+			// The master of a serial line has no address, and unit 0 is
+			// the broadcast address: neither is a device.
+			return nil, false
 		}
 		a = inv.create(ep, ts)
 		if a == nil {

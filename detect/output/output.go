@@ -92,6 +92,17 @@ func NewWriter(w io.Writer, emit Emit, sensor, site string) *Writer {
 	return &Writer{w: bufio.NewWriterSize(w, 256<<10), buf: make([]byte, 0, 4096), emit: emit, sensor: sensor, site: site}
 }
 
+// Reset points the writer at w with a new set of record types (a reopened
+// output file after SIGHUP), flushing what the old writer held first. A
+// write error of the old output is cleared.
+func (w *Writer) Reset(out io.Writer, emit Emit) error {
+	err := w.Flush()
+	w.w.Reset(out)
+	w.emit = emit
+	w.err = nil
+	return err
+}
+
 // Wants reports whether records of type t are written.
 func (w *Writer) Wants(t Emit) bool { return w.emit&t != 0 }
 

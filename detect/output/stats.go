@@ -1,6 +1,8 @@
 package output
 
 import (
+	"sort"
+
 	"github.com/tapwire/tapwire/dissect"
 	"github.com/tapwire/tapwire/dissect/jsonl"
 )
@@ -9,9 +11,15 @@ import (
 // delivered.
 type InputStats struct {
 	Name    string
+	Kind    string // file (omitted), interface, serial
 	Packets uint64
-	Drops   uint64 // lost before the sensor saw them (kernel ring drops)
-	Error   string // why reading stopped early
+	Drops   uint64   // lost before the sensor saw them (kernel ring drops)
+	Error   string   // why reading stopped early
+	Link    string   // interfaces: up, down, absent
+	Refused []string // interfaces: offloads the NIC would not switch off
+	// Extra are further counters of the input (ring truncations and
+	// freezes, serial CRC errors…), written in key order.
+	Extra map[string]uint64
 }
 
 // Stats is the content of a `stats` record: the counters of every stage.
@@ -25,6 +33,10 @@ type Stats struct {
 	Mode     string
 	LearnEnd int64 // auto mode: end of the learning window
 	Dropped  uint64
+	// Serial are the serial lines' framing counters (RTU records, CRC
+	// errors, truncated frames, noise), written under "serial" in key
+	// order when there were serial lines.
+	Serial map[string]uint64
 }
 
 // Stats writes a stats record.
@@ -72,6 +84,18 @@ func (w *Writer) Stats(s *Stats) {
 		b = jsonl.Uint(b, "resync_skipped_bytes", d.ResyncSkippedBytes)
 		b = jsonl.Uint(b, "framing_errors", d.FramingErrors)
 		b = append(b, '}')
+		if len(s.Serial) > 0 {
+			b = append(jsonl.Key(b, "serial"), '{')
+			keys := make([]string, 0, len(s.Serial))
+			for k := range s.Serial {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				b = jsonl.Uint(b, k, s.Serial[k])
+			}
+			b = append(b, '}')
+		}
 		b = jsonl.Int(b, "assets", int64(s.Assets))
 		b = jsonl.Int(b, "alerts", int64(s.Alerts))
 		b = jsonl.String(b, "mode", s.Mode)
@@ -84,11 +108,28 @@ func (w *Writer) Stats(s *Stats) {
 			for _, in := range s.Inputs {
 				b = append(jsonl.Sep(b), '{')
 				b = jsonl.String(b, "name", in.Name)
+				b = jsonl.String(b, "kind", in.Kind)
 				b = jsonl.Uint(b, "packets", in.Packets)
-				if in.Drops > 0 {
+				if in.Drops > 0 || in.Kind == "interface" {
 					b = jsonl.Uint(b, "drops", in.Drops)
 				}
 				b = jsonl.String(b, "error", in.Error)
+				b = jsonl.String(b, "link", in.Link)
+				if len(in.Refused) > 0 {
+					b = append(jsonl.Key(b, "offloads_refused"), '[')
+					for _, r := range in.Refused {
+						b = jsonl.Quote(jsonl.Sep(b), r)
+					}
+					b = append(b, ']')
+				}
+				keys := make([]string, 0, len(in.Extra))
+				for k := range in.Extra {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				for _, k := range keys {
+					b = jsonl.Uint(b, k, in.Extra[k])
+				}
 				b = append(b, '}')
 			}
 			b = append(b, ']')
