@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/tapwire/tapwire/detect"
 	"github.com/tapwire/tapwire/detect/output"
 	"github.com/tapwire/tapwire/dissect"
+	"github.com/tapwire/tapwire/drivers/afpacket"
+	"github.com/tapwire/tapwire/drivers/serial"
 )
 
 // configVersion is the config file version this sensor reads.
@@ -55,6 +58,63 @@ type Config struct {
 		Level  string `yaml:"level"`
 		Format string `yaml:"format"`
 	} `yaml:"log"`
+
+	// Live capture (sensor run). Changing these needs a restart.
+	Capture struct {
+		Interfaces    []string `yaml:"interfaces"`
+		Workers       int      `yaml:"workers"`
+		BlockSize     ByteSize `yaml:"block_size"`
+		NumBlocks     int      `yaml:"num_blocks"`
+		FrameSize     ByteSize `yaml:"frame_size"`
+		Snaplen       int      `yaml:"snaplen"`
+		Prepare       bool     `yaml:"prepare"`
+		KeepAddresses bool     `yaml:"keep_addresses"`
+	} `yaml:"capture"`
+	Serial struct {
+		Ports   []string `yaml:"ports"`
+		Capture string   `yaml:"capture"`
+	} `yaml:"serial"`
+	Run struct {
+		StatsInterval Duration `yaml:"stats_interval"`
+		SaveInterval  Duration `yaml:"save_interval"`
+	} `yaml:"run"`
+	Metrics string `yaml:"metrics"`
+}
+
+// ByteSize is a size in bytes written as a number or with a binary unit:
+// 65536, 64KiB, 1MiB.
+type ByteSize int
+
+// UnmarshalYAML parses a size.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a size such as 1MiB or 65536", n.Line)
+	}
+	v, err := parseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = ByteSize(v)
+	return nil
+}
+
+func parseByteSize(s string) (int, error) {
+	mult := 1
+	num := s
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if strings.HasSuffix(s, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	v, err := strconv.Atoi(num)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("%q is not a size (use e.g. 65536, 64KiB, 1MiB)", s)
+	}
+	return v * mult, nil
 }
 
 // defaultConfig is the one place the defaults are set.
@@ -74,6 +134,14 @@ func defaultConfig() *Config {
 	c.TCP.SegmentPool = dissect.DefaultConfig.SegmentPool
 	c.Log.Level = "info"
 	c.Log.Format = "text"
+	c.Capture.Workers = 1
+	c.Capture.BlockSize = ByteSize(afpacket.DefaultBlockSize)
+	c.Capture.NumBlocks = 8 // 8 MiB a ring: 64 ms of a saturated 1 GbE port, and room for a fanout of 4 in the memory budget
+	c.Capture.FrameSize = ByteSize(afpacket.DefaultFrameSize)
+	c.Capture.Snaplen = afpacket.DefaultSnaplen
+	c.Capture.Prepare = true
+	c.Run.StatsInterval = Duration(10 * time.Second)
+	c.Run.SaveInterval = Duration(time.Minute)
 	return c
 }
 
@@ -167,6 +235,20 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("key log.format: %q (want text or json)", c.Log.Format)
+	}
+	if c.Capture.Workers < 1 || c.Capture.Workers > 64 {
+		return fmt.Errorf("key capture.workers: %d (want 1 to 64)", c.Capture.Workers)
+	}
+	if c.Capture.NumBlocks < 1 {
+		return fmt.Errorf("key capture.num_blocks: must be at least 1")
+	}
+	if c.Capture.Snaplen < 64 || c.Capture.Snaplen > 262144 {
+		return fmt.Errorf("key capture.snaplen: %d (want 64 to 262144)", c.Capture.Snaplen)
+	}
+	for _, p := range c.Serial.Ports {
+		if _, err := serial.Parse(p); err != nil {
+			return fmt.Errorf("key serial.ports: %w", err)
+		}
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ func TestGolden(t *testing.T) {
 		{name: "impaired-alerts.jsonl", args: []string{"--learn-for", "40s", "--emit", "alert,stats", capture(t, "impaired.pcap")}},
 		{name: "site.jsonl", args: []string{"--sensor", "s1", "--site", "plant-a", "--emit", "asset", capture(t, "clean.pcap")}},
 		{name: "quickdraw-part1.jsonl", shared: "iti/ModbusTCP/modbus_test_data_part1.pcap"},
+		{name: "rtu.jsonl", args: []string{"--emit", "asset,alert,stats", capture(t, "rtu.pcapng")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

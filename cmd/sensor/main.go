@@ -32,11 +32,12 @@ const (
 const usage = `Tapwire OT security sensor.
 
 Usage:
+  sensor run [flags]            the daemon: capture interfaces and serial lines
   sensor read [flags] FILE...   analyse capture files (pcap, pcapng) as if live
   sensor version                print the version
   sensor help [COMMAND]         show help
 
-Run 'sensor help read' for the flags of read.
+Run 'sensor help run' or 'sensor help read' for their flags.
 `
 
 func main() {
@@ -52,12 +53,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "read":
 		return cmdRead(args[1:], stdout, stderr)
+	case "run":
+		return cmdRun(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "sensor %s%s %s %s/%s\n", version, commitSuffix(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
 	case "help", "--help", "-help", "-h":
 		if len(args) > 1 && args[1] == "read" {
 			fmt.Fprint(stdout, readUsage)
+			return exitOK
+		}
+		if len(args) > 1 && args[1] == "run" {
+			fmt.Fprint(stdout, runUsage)
 			return exitOK
 		}
 		fmt.Fprint(stdout, usage)

@@ -148,6 +148,12 @@ func TestMain(m *testing.M) {
 
 func replaceAll(s, old, new string) string { return strings.ReplaceAll(s, old, new) }
 
+// asJSON is a record as canonical JSON (sorted keys).
+func asJSON(r map[string]any) string {
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
 func testdataCapture(tb testing.TB, name string) string {
 	tb.Helper()
 	return testenv.Testdata(tb, "modbus", name)

@@ -66,7 +66,7 @@ func (p *pipeline) run(src drivers.Source) error {
 
 // close drains the engines, writes the final records and the stats record,
 // saves and closes the state.
-func (p *pipeline) close(inputs []output.InputStats) error {
+func (p *pipeline) close(inputs []output.InputStats, serial map[string]uint64) error {
 	p.eng.Close()
 	err := p.det.Close()
 	ds := p.det.Stats()
@@ -79,6 +79,7 @@ func (p *pipeline) close(inputs []output.InputStats) error {
 		Inputs:  inputs,
 		Mode:    ds.Mode.String(),
 		Dropped: p.out.Dropped(),
+		Serial:  serial,
 	}
 	if ds.Mode == detect.ModeAuto {
 		s.LearnEnd = ds.LearningUntil

@@ -65,7 +65,7 @@ func TestPipelineAllocs(t *testing.T) {
 	for _, emit := range []output.Emit{output.EmitAlert | output.EmitStats, output.EmitAll} {
 		t.Run(emit.String(), func(t *testing.T) {
 			p := newTestPipeline(t, emit)
-			defer p.close(nil)
+			defer p.close(nil, nil)
 			for i := range frames {
 				p.eng.Packet(&frames[i])
 			}
@@ -119,7 +119,7 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 		}
 		b.StopTimer()
-		p.close(nil)
+		p.close(nil, nil)
 		b.StartTimer()
 	}
 	b.SetBytes(bytes / int64(len(frames)))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tapwire/tapwire/detect"
 	"github.com/tapwire/tapwire/detect/output"
+	"github.com/tapwire/tapwire/dissect/modbus"
 	"github.com/tapwire/tapwire/drivers"
 	"github.com/tapwire/tapwire/drivers/pcapfile"
 )
@@ -19,6 +20,7 @@ import (
 const readUsage = `Usage: sensor read [flags] FILE...
 
 Reads pcap and pcapng capture files in order, as if they were live traffic
+(network captures, and Modbus RTU captures written by 'sensor run --serial-capture')
 (packet time comes from the files, never the clock), and writes what it finds
 as JSON Lines: one record per line, of type event, asset, alert, risk, stats.
 
@@ -145,6 +147,11 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 		}
 		log.Error("cannot read capture", "file", path, "err", err)
 	})
+	// Modbus RTU captures (RTAC serial link type): ports are named by the
+	// capture's interface names.
+	rtu := modbus.NewRTUHandler(nil)
+	rtu.SetPortNamer(func(*drivers.Frame) string { _, name := src.Interface(); return name })
+	p.eng.HandleLink(drivers.LinkRTACSerial, rtu)
 	runErr := p.run(src)
 	src.Close()
 	var inputs []output.InputStats
@@ -155,7 +162,7 @@ func cmdRead(args []string, stdout, stderr io.Writer) int {
 		}
 		inputs = append(inputs, in)
 	}
-	if err := p.close(inputs); err != nil {
+	if err := p.close(inputs, rtuCounters(rtu)); err != nil {
 		log.Error("saving state failed", "err", err)
 		if code == exitOK {
 			code = exitFailure
