@@ -277,6 +277,12 @@ func (l *live) stats() output.Stats {
 			if i, ok := byName[x.Name]; ok {
 				s.Inputs[i].Link = x.Link
 				s.Inputs[i].Refused = x.Refused
+				for k, v := range x.Extra {
+					if s.Inputs[i].Extra == nil {
+						s.Inputs[i].Extra = map[string]uint64{}
+					}
+					s.Inputs[i].Extra[k] = v
+				}
 			}
 		}
 	}

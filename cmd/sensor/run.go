@@ -180,6 +180,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	links := newLinkState()
 	if len(cfg.Capture.Interfaces) > 0 {
 		ctl := netif.New()
+		links.ctl = ctl
 		if cfg.Capture.Prepare {
 			for _, name := range cfg.Capture.Interfaces {
 				rep, err := ctl.Prepare(name, netif.Options{KeepAddresses: cfg.Capture.KeepAddresses})
@@ -416,6 +417,7 @@ func newLeveledLogger(cfg *Config, stderr io.Writer, level *slog.LevelVar) *slog
 
 // linkState keeps what board/netif said of each interface, for stats.
 type linkState struct {
+	ctl     netif.Controller
 	mu      sync.Mutex
 	state   map[string]string
 	refused map[string][]string
@@ -448,16 +450,28 @@ func (s *linkState) watch(ch <-chan netif.LinkEvent, log *slog.Logger) {
 	}
 }
 
+// inputs returns each interface's link state, refused offloads and NIC
+// counters (frames the NIC or the kernel dropped before any capture).
 func (s *linkState) inputs() []output.InputStats {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	var in []output.InputStats
-	for name, st := range s.state {
-		in = append(in, output.InputStats{Name: name, Link: st, Refused: s.refused[name]})
+	names := map[string]bool{}
+	for name := range s.state {
+		names[name] = true
 	}
-	for name, r := range s.refused {
-		if _, ok := s.state[name]; !ok {
-			in = append(in, output.InputStats{Name: name, Refused: r})
+	for name := range s.refused {
+		names[name] = true
+	}
+	var in []output.InputStats
+	for name := range names {
+		in = append(in, output.InputStats{Name: name, Link: s.state[name], Refused: s.refused[name]})
+	}
+	s.mu.Unlock()
+	for i := range in {
+		if s.ctl == nil {
+			break
+		}
+		if c, err := s.ctl.Counters(in[i].Name); err == nil {
+			in[i].Extra = map[string]uint64{"nic_rx_missed": c.RxMissed, "nic_rx_errors": c.RxErrors}
 		}
 	}
 	return in
