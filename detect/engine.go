@@ -48,6 +48,25 @@ func ParseMode(s string) (Mode, error) {
 	return 0, fmt.Errorf("unknown mode %q (want learn, detect or auto)", s)
 }
 
+// withDefaults fills the zero fields of c from DefaultConfig (Mode's zero
+// value is auto, the default).
+func (c Config) withDefaults() Config {
+	d := DefaultConfig
+	if c.LearnFor <= 0 {
+		c.LearnFor = d.LearnFor
+	}
+	if c.ExceptionWindow <= 0 {
+		c.ExceptionWindow = d.ExceptionWindow
+	}
+	if c.ExceptionThreshold <= 0 {
+		c.ExceptionThreshold = d.ExceptionThreshold
+	}
+	if c.AlertInterval <= 0 {
+		c.AlertInterval = d.AlertInterval
+	}
+	return c
+}
+
 // Config configures detection. Durations are nanoseconds of packet time.
 type Config struct {
 	Mode     Mode
@@ -99,19 +118,7 @@ type Engine struct {
 // New returns an engine with the state kept in st (loaded now) writing
 // records to out.
 func New(cfg Config, st *store.Store, out *output.Writer, log *slog.Logger) (*Engine, error) {
-	d := DefaultConfig
-	if cfg.LearnFor <= 0 {
-		cfg.LearnFor = d.LearnFor
-	}
-	if cfg.ExceptionWindow <= 0 {
-		cfg.ExceptionWindow = d.ExceptionWindow
-	}
-	if cfg.ExceptionThreshold <= 0 {
-		cfg.ExceptionThreshold = d.ExceptionThreshold
-	}
-	if cfg.AlertInterval <= 0 {
-		cfg.AlertInterval = d.AlertInterval
-	}
+	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.Default()
 	}
@@ -367,19 +374,7 @@ func marshal(v any) []byte {
 // mode, the learning window, the alert update interval and the rules'
 // thresholds. Exception-burst windows restart with the new threshold.
 func (e *Engine) Reconfigure(cfg Config) {
-	d := DefaultConfig
-	if cfg.LearnFor <= 0 {
-		cfg.LearnFor = d.LearnFor
-	}
-	if cfg.ExceptionWindow <= 0 {
-		cfg.ExceptionWindow = d.ExceptionWindow
-	}
-	if cfg.ExceptionThreshold <= 0 {
-		cfg.ExceptionThreshold = d.ExceptionThreshold
-	}
-	if cfg.AlertInterval <= 0 {
-		cfg.AlertInterval = d.AlertInterval
-	}
+	cfg = cfg.withDefaults()
 	if cfg.ExceptionThreshold != e.cfg.ExceptionThreshold {
 		clear(e.modbus.bursts)
 	}

@@ -44,9 +44,34 @@ missing, unreadable or of an unsupported link type; 73 the output file cannot
 be created; 74 writing the output failed; 78 a bad config or state directory.
 `
 
+// readFlags are the flags read and run share (run has no --mode or
+// --learn-for flags; the config file sets them).
 type readFlags struct {
 	config, state, mode, learnFor, out, emit, sensor, site, mqtt string
+	help                                                         bool
 	set                                                          map[string]bool
+}
+
+// newFlagSet makes the flag set of a subcommand with the shared flags.
+func newFlagSet(name string, f *readFlags) *flag.FlagSet {
+	fset := flag.NewFlagSet(name, flag.ContinueOnError)
+	fset.SetOutput(io.Discard)
+	fset.StringVar(&f.config, "config", "", "")
+	fset.StringVar(&f.state, "state", "", "")
+	fset.StringVar(&f.out, "out", "", "")
+	fset.StringVar(&f.emit, "emit", "", "")
+	fset.StringVar(&f.sensor, "sensor", "", "")
+	fset.StringVar(&f.site, "site", "", "")
+	fset.StringVar(&f.mqtt, "mqtt", "", "")
+	fset.BoolVar(&f.help, "help", false, "")
+	fset.BoolVar(&f.help, "h", false, "")
+	return fset
+}
+
+// parsed records which flags were given, after Parse.
+func (f *readFlags) parsed(fset *flag.FlagSet) {
+	f.set = map[string]bool{}
+	fset.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 }
 
 // parseInterspersed parses flags that may come before, between or after the
@@ -71,30 +96,19 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func cmdRead(args []string, stdout, stderr io.Writer) int {
 	var f readFlags
-	fset := flag.NewFlagSet("read", flag.ContinueOnError)
-	fset.SetOutput(io.Discard)
-	fset.StringVar(&f.config, "config", "", "")
-	fset.StringVar(&f.state, "state", "", "")
+	fset := newFlagSet("read", &f)
 	fset.StringVar(&f.mode, "mode", "", "")
 	fset.StringVar(&f.learnFor, "learn-for", "", "")
-	fset.StringVar(&f.out, "out", "", "")
-	fset.StringVar(&f.emit, "emit", "", "")
-	fset.StringVar(&f.sensor, "sensor", "", "")
-	fset.StringVar(&f.site, "site", "", "")
-	fset.StringVar(&f.mqtt, "mqtt", "", "")
-	help := fset.Bool("help", false, "")
-	fset.BoolVar(help, "h", false, "")
 	files, err := parseInterspersed(fset, args)
 	if err != nil {
 		fmt.Fprintf(stderr, "sensor read: %v\n\n%s", err, readUsage)
 		return exitUsage
 	}
-	if *help {
+	if f.help {
 		fmt.Fprint(stdout, readUsage)
 		return exitOK
 	}
-	f.set = map[string]bool{}
-	fset.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	f.parsed(fset)
 	if len(files) == 0 {
 		fmt.Fprintf(stderr, "sensor read: no capture file given\n\n%s", readUsage)
 		return exitUsage

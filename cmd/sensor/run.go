@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"github.com/tapwire/tapwire/board/netif"
 	"github.com/tapwire/tapwire/detect/output"
@@ -67,28 +65,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var f readFlags
 	var ifaces, serials multiFlag
 	var metrics, serialCapture, workers string
-	fset := flag.NewFlagSet("run", flag.ContinueOnError)
-	fset.SetOutput(io.Discard)
-	fset.StringVar(&f.config, "config", "", "")
+	fset := newFlagSet("run", &f)
 	fset.Var(&ifaces, "iface", "")
 	fset.Var(&serials, "serial", "")
 	fset.StringVar(&serialCapture, "serial-capture", "", "")
 	fset.StringVar(&workers, "workers", "", "")
-	fset.StringVar(&f.state, "state", "", "")
-	fset.StringVar(&f.out, "out", "", "")
-	fset.StringVar(&f.emit, "emit", "", "")
 	fset.StringVar(&metrics, "metrics", "", "")
-	fset.StringVar(&f.sensor, "sensor", "", "")
-	fset.StringVar(&f.site, "site", "", "")
-	fset.StringVar(&f.mqtt, "mqtt", "", "")
-	help := fset.Bool("help", false, "")
-	fset.BoolVar(help, "h", false, "")
 	rest, err := parseInterspersed(fset, args)
 	if err != nil {
 		fmt.Fprintf(stderr, "sensor run: %v\n\n%s", err, runUsage)
 		return exitUsage
 	}
-	if *help {
+	if f.help {
 		fmt.Fprint(stdout, runUsage)
 		return exitOK
 	}
@@ -96,8 +84,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sensor run: unexpected argument %q (capture files are for 'sensor read')\n", rest[0])
 		return exitUsage
 	}
-	f.set = map[string]bool{}
-	fset.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	f.parsed(fset)
 	if f.set["mqtt"] {
 		fmt.Fprintln(stderr, "sensor run: --mqtt: this build has no uplink yet; publishing to a broker is not available")
 		return exitUsage
@@ -476,5 +463,3 @@ func (s *linkState) inputs() []output.InputStats {
 	}
 	return in
 }
-
-var _ = time.Second

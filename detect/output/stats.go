@@ -85,16 +85,7 @@ func (w *Writer) Stats(s *Stats) {
 		b = jsonl.Uint(b, "framing_errors", d.FramingErrors)
 		b = append(b, '}')
 		if len(s.Serial) > 0 {
-			b = append(jsonl.Key(b, "serial"), '{')
-			keys := make([]string, 0, len(s.Serial))
-			for k := range s.Serial {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				b = jsonl.Uint(b, k, s.Serial[k])
-			}
-			b = append(b, '}')
+			b = append(appendCounters(append(jsonl.Key(b, "serial"), '{'), s.Serial), '}')
 		}
 		b = jsonl.Int(b, "assets", int64(s.Assets))
 		b = jsonl.Int(b, "alerts", int64(s.Alerts))
@@ -122,20 +113,25 @@ func (w *Writer) Stats(s *Stats) {
 					}
 					b = append(b, ']')
 				}
-				keys := make([]string, 0, len(in.Extra))
-				for k := range in.Extra {
-					keys = append(keys, k)
-				}
-				sort.Strings(keys)
-				for _, k := range keys {
-					b = jsonl.Uint(b, k, in.Extra[k])
-				}
-				b = append(b, '}')
+				b = append(appendCounters(b, in.Extra), '}')
 			}
 			b = append(b, ']')
 		}
 		return append(b, '}')
 	})
+}
+
+// appendCounters appends the counters of m as keys, in key order.
+func appendCounters(b []byte, m map[string]uint64) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b = jsonl.Uint(b, k, m[k])
+	}
+	return b
 }
 
 func appendProtoCounts(b []byte, key string, c *[dissect.NumProtos]uint64) []byte {

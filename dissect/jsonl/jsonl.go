@@ -7,6 +7,7 @@ package jsonl
 import (
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Key appends "k": preceded by a comma unless it opens an object.
@@ -97,28 +98,8 @@ func Quote(b []byte, s string) []byte {
 
 // QuoteBytes appends p as a JSON string.
 func QuoteBytes(b []byte, p []byte) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(p); {
-		c := p[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			b = append(b, c)
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = escapeASCII(b, c)
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(p[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, p[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
+	// A view of p as a string, without a copy: Quote only reads it.
+	return Quote(b, unsafe.String(unsafe.SliceData(p), len(p)))
 }
 
 func escapeASCII(b []byte, c byte) []byte {
