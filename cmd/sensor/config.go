@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/net/bpf"
 
 	"github.com/tapwire/tapwire/detect"
 	"github.com/tapwire/tapwire/detect/output"
@@ -69,6 +70,9 @@ type Config struct {
 		Snaplen       int      `yaml:"snaplen"`
 		Prepare       bool     `yaml:"prepare"`
 		KeepAddresses bool     `yaml:"keep_addresses"`
+		// BPF is a classic BPF filter as `tcpdump -ddd EXPRESSION` prints
+		// it: the instruction count, then "code jt jf k" per line.
+		BPF string `yaml:"bpf"`
 	} `yaml:"capture"`
 	Serial struct {
 		Ports   []string `yaml:"ports"`
@@ -96,6 +100,36 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*b = ByteSize(v)
 	return nil
+}
+
+// parseBPF reads a classic BPF program in the decimal form `tcpdump -ddd`
+// prints: the number of instructions, then one "code jt jf k" line each.
+// An empty text is no filter.
+func parseBPF(text string) ([]bpf.RawInstruction, error) {
+	fields := strings.Fields(text)
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(fields[0])
+	if err != nil || n < 1 || n > 4093 || len(fields) != 1+4*n {
+		return nil, fmt.Errorf("want the output of tcpdump -ddd: an instruction count, then four numbers per instruction")
+	}
+	prog := make([]bpf.RawInstruction, n)
+	for i := range prog {
+		var v [4]uint64
+		for j := range v {
+			x, err := strconv.ParseUint(fields[1+4*i+j], 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("instruction %d: %q is not a number", i+1, fields[1+4*i+j])
+			}
+			v[j] = x
+		}
+		if v[0] > 0xffff || v[1] > 0xff || v[2] > 0xff {
+			return nil, fmt.Errorf("instruction %d: a field out of range", i+1)
+		}
+		prog[i] = bpf.RawInstruction{Op: uint16(v[0]), Jt: uint8(v[1]), Jf: uint8(v[2]), K: uint32(v[3])}
+	}
+	return prog, nil
 }
 
 func parseByteSize(s string) (int, error) {
@@ -244,6 +278,9 @@ func (c *Config) validate() error {
 	}
 	if c.Capture.Snaplen < 64 || c.Capture.Snaplen > 262144 {
 		return fmt.Errorf("key capture.snaplen: %d (want 64 to 262144)", c.Capture.Snaplen)
+	}
+	if _, err := parseBPF(c.Capture.BPF); err != nil {
+		return fmt.Errorf("key capture.bpf: %w", err)
 	}
 	for _, p := range c.Serial.Ports {
 		if _, err := serial.Parse(p); err != nil {

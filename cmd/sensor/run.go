@@ -301,7 +301,12 @@ func openOutput(cfg *Config, stdout, stderr io.Writer) (io.Writer, int) {
 // group of cfg.Capture.Workers.
 func openRings(cfg *Config, name string, input int) ([]*afpacket.Ring, error) {
 	n := cfg.Capture.Workers
+	filter, err := parseBPF(cfg.Capture.BPF) // validated with the config
+	if err != nil {
+		return nil, err
+	}
 	ac := afpacket.Config{
+		Filter:    filter,
 		Iface:     name,
 		BlockSize: int(cfg.Capture.BlockSize),
 		NumBlocks: cfg.Capture.NumBlocks,

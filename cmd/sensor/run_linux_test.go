@@ -351,3 +351,27 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// tcpPort1502 is `tcpdump -ddd 'tcp port 1502'`.
+const tcpPort1502 = "20 40 0 0 12 21 0 6 34525 48 0 0 20 21 0 15 6 40 0 0 54 21 12 0 1502 40 0 0 56 21 10 11 1502 " +
+	"21 0 10 2048 48 0 0 23 21 0 8 6 40 0 0 20 69 6 0 8191 177 0 0 14 72 0 0 14 21 2 0 1502 72 0 0 16 21 0 1 1502 " +
+	"6 0 0 262144 6 0 0 0"
+
+// TestRunBPF: the capture filter of the config keeps what it matches only.
+func TestRunBPF(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "bpf.yaml")
+	if err := os.WriteFile(cfg, []byte("version: 1\ncapture:\n  bpf: \""+tcpPort1502+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	live := liveRun(t, capture(t, "port1502.pcap"), "--config", cfg)
+	if n := len(ofType(live, "event")); n != 1300 {
+		t.Errorf("%d events through a filter matching all the capture, want 1300", n)
+	}
+	live = liveRun(t, capture(t, "clean.pcap"), "--config", cfg)
+	if n := len(ofType(live, "event")); n != 0 {
+		t.Errorf("%d events through a filter matching none of the capture", n)
+	}
+	if _, stderr, code := sensor(t, "run", "--iface", "lo", "--config", writeFile(t, "bad.yaml", "version: 1\ncapture:\n  bpf: \"2 1 2\"\n")); code != exitConfig || !strings.Contains(stderr, "capture.bpf") {
+		t.Errorf("a bad filter: exit %d, stderr %s", code, stderr)
+	}
+}
