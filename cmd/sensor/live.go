@@ -150,6 +150,7 @@ type live struct {
 	cfg     *Config
 	det     *detect.Engine
 	out     *output.Writer
+	outFile io.Writer // where out writes (reopened on reload)
 	log     *slog.Logger
 	workers []*worker
 	in      chan handed

@@ -159,6 +159,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	l := newLive(cfg, p.det, out, log)
+	l.outFile = outFile
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -184,19 +185,23 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			go links.watch(ch, log)
 		}
 	}
+	// abort undoes what was opened before a start-up error.
+	abort := func(code int, format string, args ...any) int {
+		fmt.Fprintf(stderr, "sensor run: "+format+"\n", args...)
+		for _, w := range l.workers {
+			w.src.Close()
+		}
+		p.st.Close()
+		return code
+	}
 	inputs := slices.Clone(cfg.Capture.Interfaces)
 	for i, name := range cfg.Capture.Interfaces {
 		rings, err := openRings(cfg, name, i)
 		if err != nil {
-			fmt.Fprintf(stderr, "sensor run: %v\n", err)
-			for _, w := range l.workers {
-				w.src.Close()
-			}
-			p.st.Close()
 			if errors.Is(err, os.ErrPermission) {
-				fmt.Fprintln(stderr, "sensor run: capturing needs CAP_NET_RAW (run as root or grant it)")
+				return abort(exitConfig, "%v (capturing needs CAP_NET_RAW: run as root or grant it)", err)
 			}
-			return exitConfig
+			return abort(exitConfig, "%v", err)
 		}
 		for _, r := range rings {
 			l.add(source{
@@ -217,8 +222,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if len(serialCfgs) > 0 {
 		src, err := openSerial(ctx, cfg, serialCfgs, len(inputs), log)
 		if err != nil {
-			fmt.Fprintf(stderr, "sensor run: %v\n", err)
-			return exitConfig
+			return abort(exitConfig, "%v", err)
 		}
 		l.add(src)
 		for _, c := range serialCfgs {
@@ -230,8 +234,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if cfg.Metrics != "" {
 		m, err := serveMetrics(cfg.Metrics, log)
 		if err != nil {
-			fmt.Fprintf(stderr, "sensor run: --metrics %s: %v\n", cfg.Metrics, err)
-			return exitConfig
+			return abort(exitConfig, "--metrics %s: %v", cfg.Metrics, err)
 		}
 		defer m.close()
 		l.onStats = m.update
@@ -243,7 +246,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	go func() {
 		for s := range sigs {
 			if s == syscall.SIGHUP {
-				go reload(l, cfg, f.config, &f, outFile, level, stdout, stderr, log)
+				go reload(l, cfg, f.config, &f, level, stdout, log)
 				continue
 			}
 			log.Info("stopping", "signal", s.String())
@@ -262,7 +265,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sensor run: writing output: %v\n", err)
 		return exitIOErr
 	}
-	if c, ok := outFile.(io.Closer); ok && outFile != stdout {
+	if c, ok := l.outFile.(io.Closer); ok && l.outFile != stdout {
 		c.Close()
 	}
 	if runErr != nil {
@@ -333,7 +336,7 @@ func openRings(cfg *Config, name string, input int) ([]*afpacket.Ring, error) {
 }
 
 // reload applies the config file again (SIGHUP).
-func reload(l *live, cur *Config, path string, f *readFlags, outFile io.Writer, level *slog.LevelVar, stdout, stderr io.Writer, log *slog.Logger) {
+func reload(l *live, cur *Config, path string, f *readFlags, level *slog.LevelVar, stdout io.Writer, log *slog.Logger) {
 	next := defaultConfig()
 	if path != "" {
 		var err error
@@ -379,7 +382,7 @@ func reload(l *live, cur *Config, path string, f *readFlags, outFile io.Writer, 
 		l.det.Reconfigure(next.detectConfig())
 		target := newOut
 		if target == nil {
-			target = outFile
+			target = l.outFile // the new file could not be opened: keep the old
 		}
 		if next.Output.File == "" || next.Output.File == "-" {
 			target = stdout
@@ -387,9 +390,10 @@ func reload(l *live, cur *Config, path string, f *readFlags, outFile io.Writer, 
 		if err := l.out.Reset(target, emit); err != nil {
 			log.Error("reload: flushing the old output", "err", err)
 		}
-		if c, ok := outFile.(io.Closer); ok && outFile != stdout && target != outFile {
+		if c, ok := l.outFile.(io.Closer); ok && l.outFile != stdout && target != l.outFile {
 			c.Close()
 		}
+		l.outFile = target
 	})
 	_ = level.UnmarshalText([]byte(next.Log.Level))
 	log.Info("config reloaded", "detect_mode", next.Detect.Mode, "emit", emit.String())
