@@ -75,20 +75,8 @@ func liveRun(t *testing.T, pcap string, extra ...string) []map[string]any {
 	nsA, ifA, nsB, ifB := netnsPair(t)
 	out := filepath.Join(t.TempDir(), "run.jsonl")
 	args := append([]string{"netns", "exec", nsB, bin, "run", "--iface", ifB, "--out", out, "--emit", "event,stats"}, extra...)
-	cmd := exec.Command("ip", args...)
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(stderr.String(), "sensor running") {
-		if time.Now().After(deadline) {
-			t.Fatalf("sensor did not start:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	cmd, stderr := startSensor(t, "ip", args...)
+	waitLog(t, stderr, "sensor running")
 	rep := exec.Command("ip", "netns", "exec", nsA, tcpreplay, "-q", "--topspeed", "-i", ifA, pcap)
 	if o, err := rep.CombinedOutput(); err != nil {
 		t.Fatalf("tcpreplay: %v\n%s", err, o)
@@ -241,25 +229,9 @@ func TestRunReloadStatsMetrics(t *testing.T) {
 		}
 	}
 	writeCfg("")
-	cmd := exec.Command("ip", "netns", "exec", nsB, bin, "run", "--config", cfgPath, "--iface", ifB,
+	cmd, stderr := startSensor(t, "ip", "netns", "exec", nsB, bin, "run", "--config", cfgPath, "--iface", ifB,
 		"--out", out, "--emit", "stats", "--metrics", "127.0.0.1:0", "--state", filepath.Join(dir, "state"))
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitFor := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !strings.Contains(stderr.String(), what) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q in the log:\n%s", what, stderr.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	waitFor("sensor running")
+	waitLog(t, stderr, "sensor running")
 	// The metrics address is in the log; fetch it inside the namespace.
 	var addr string
 	for _, line := range strings.Split(stderr.String(), "\n") {
@@ -280,8 +252,8 @@ func TestRunReloadStatsMetrics(t *testing.T) {
 	// SIGHUP: a detection threshold (applied) and the worker count (restart).
 	writeCfg("detect:\n  modbus_exception_burst:\n    threshold: 5\ncapture:\n  workers: 2\n")
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitFor("config reloaded")
-	waitFor("need a restart")
+	waitLog(t, stderr, "config reloaded")
+	waitLog(t, stderr, "need a restart")
 	if !strings.Contains(stderr.String(), "settings=capture") {
 		t.Errorf("the restart warning does not name capture:\n%s", stderr.String())
 	}
@@ -332,6 +304,31 @@ func TestHelperFetch(t *testing.T) {
 	defer resp.Body.Close()
 	io.Copy(os.Stdout, resp.Body)
 	os.Exit(0)
+}
+
+// startSensor starts a sensor process; its log is kept for waitLog.
+func startSensor(t *testing.T, name string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, stderr
+}
+
+// waitLog waits until the process log has what in it.
+func waitLog(t *testing.T, log *syncBuffer, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(log.String(), what) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", what, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.

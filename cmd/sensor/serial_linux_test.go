@@ -4,7 +4,6 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -68,25 +67,9 @@ func TestRunSerial(t *testing.T) {
 	ptm := newLine(t, link)
 	out := filepath.Join(dir, "run.jsonl")
 	capFile := filepath.Join(dir, "line.pcapng")
-	cmd := exec.Command(bin, "run", "--serial", "line1="+link+":9600:8N1", "--serial-capture", capFile,
+	cmd, stderr := startSensor(t, bin, "run", "--serial", "line1="+link+":9600:8N1", "--serial-capture", capFile,
 		"--out", out, "--emit", "event,asset,stats")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitLog := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !strings.Contains(stderr.String(), what) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q in the log:\n%s", what, stderr.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	waitLog("sensor running")
+	waitLog(t, stderr, "sensor running")
 	var frames [][]byte
 	for _, u := range []byte{1, 2, 1, 2} {
 		frames = append(frames, poll(u)...)
@@ -96,10 +79,10 @@ func TestRunSerial(t *testing.T) {
 
 	// The adapter is unplugged, then comes back as another device node.
 	ptm.Close()
-	waitLog("lost")
+	waitLog(t, stderr, "lost")
 	ptm = newLine(t, link)
 	defer ptm.Close()
-	waitLog("reopened")
+	waitLog(t, stderr, "reopened")
 	writeFrames(t, ptm, append(poll(3), poll(1)...))
 	time.Sleep(500 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
