@@ -30,58 +30,27 @@ type event struct {
 	gen   uint32 // generation for cancellable timers
 }
 
-// eventQueue is a binary min-heap on (t, order). It is typed, so pushing and
-// popping does not box events.
+// eventQueue orders events on (t, order): the order of pushing breaks
+// ties, so the traffic is deterministic.
 type eventQueue struct {
-	h     []event
+	h     minHeap[event]
 	order uint64
 }
 
-func (q *eventQueue) len() int { return len(q.h) }
+func eventBefore(a, b event) bool { return a.t < b.t || a.t == b.t && a.order < b.order }
 
-func (q *eventQueue) less(i, j int) bool {
-	a, b := &q.h[i], &q.h[j]
-	return a.t < b.t || a.t == b.t && a.order < b.order
-}
+func (q *eventQueue) len() int { return q.h.len() }
 
 func (q *eventQueue) push(e event) {
+	if q.h.less == nil {
+		q.h.less = eventBefore
+	}
 	q.order++
 	e.order = q.order
-	q.h = append(q.h, e)
-	i := len(q.h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !q.less(i, p) {
-			break
-		}
-		q.h[i], q.h[p] = q.h[p], q.h[i]
-		i = p
-	}
+	q.h.push(e)
 }
 
-func (q *eventQueue) pop() event {
-	e := q.h[0]
-	n := len(q.h) - 1
-	q.h[0] = q.h[n]
-	q.h = q.h[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && q.less(r, l) {
-			m = r
-		}
-		if !q.less(m, i) {
-			break
-		}
-		q.h[i], q.h[m] = q.h[m], q.h[i]
-		i = m
-	}
-	return e
-}
+func (q *eventQueue) pop() event { return q.h.pop() }
 
 // aduQueue is a FIFO of ADUs with their times, reusing its storage.
 type aduQueue struct {

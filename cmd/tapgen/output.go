@@ -44,17 +44,24 @@ func (s *segment) addRecord(lp *lpkt) { s.addInfo(infoOf(lp.payload)) }
 type outQueue struct {
 	segs  []segment
 	free  []int32
-	heap  []int32
+	heap  minHeap[int32] // indexes into segs
 	order uint64
 	lastT int64 // time of the latest segment taken out of the queue
 	sink  *sink
 }
 
-func newOutQueue(sk *sink) *outQueue { return &outQueue{sink: sk} }
+func newOutQueue(sk *sink) *outQueue {
+	q := &outQueue{sink: sk}
+	q.heap.less = func(a, b int32) bool {
+		x, y := &q.segs[a], &q.segs[b]
+		return x.t < y.t || x.t == y.t && x.order < y.order
+	}
+	return q
+}
 
 func (q *outQueue) done() bool   { return q.sink.full() }
 func (q *outQueue) err() error   { return q.sink.err }
-func (q *outQueue) pending() int { return len(q.heap) }
+func (q *outQueue) pending() int { return q.heap.len() }
 
 // add fills a free segment and returns its index; push queues it.
 func (q *outQueue) add(t int64, c *conn, dir, flags uint8, seq, ack uint32, data []byte) int32 {
@@ -74,68 +81,30 @@ func (q *outQueue) add(t int64, c *conn, dir, flags uint8, seq, ack uint32, data
 	return i
 }
 
-func (q *outQueue) less(a, b int32) bool {
-	x, y := &q.segs[a], &q.segs[b]
-	return x.t < y.t || x.t == y.t && x.order < y.order
-}
-
 func (q *outQueue) push(i int32) {
 	q.order++
 	q.segs[i].order = q.order
-	q.heap = append(q.heap, i)
-	k := len(q.heap) - 1
-	for k > 0 {
-		p := (k - 1) / 2
-		if !q.less(q.heap[k], q.heap[p]) {
-			break
-		}
-		q.heap[k], q.heap[p] = q.heap[p], q.heap[k]
-		k = p
-	}
-}
-
-func (q *outQueue) pop() int32 {
-	top := q.heap[0]
-	n := len(q.heap) - 1
-	q.heap[0] = q.heap[n]
-	q.heap = q.heap[:n]
-	k := 0
-	for {
-		l := 2*k + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && q.less(q.heap[r], q.heap[l]) {
-			m = r
-		}
-		if !q.less(q.heap[m], q.heap[k]) {
-			break
-		}
-		q.heap[k], q.heap[m] = q.heap[m], q.heap[k]
-		k = m
-	}
-	return top
+	q.heap.push(i)
 }
 
 // advance writes every segment older than now-lookback and older than
 // floor (what the segmenter still holds).
 func (q *outQueue) advance(now, floor int64) {
 	limit := min(now-lookback, floor)
-	for len(q.heap) > 0 && !q.sink.full() && q.segs[q.heap[0]].t < limit {
+	for q.heap.len() > 0 && !q.sink.full() && q.segs[q.heap.top()].t < limit {
 		q.writeTop()
 	}
 }
 
 // flushAll writes everything left.
 func (q *outQueue) flushAll() {
-	for len(q.heap) > 0 && !q.sink.full() {
+	for q.heap.len() > 0 && !q.sink.full() {
 		q.writeTop()
 	}
 }
 
 func (q *outQueue) writeTop() {
-	i := q.pop()
+	i := q.heap.pop()
 	s := &q.segs[i]
 	q.lastT = s.t
 	q.sink.write(s)
