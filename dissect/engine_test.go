@@ -69,13 +69,12 @@ func toyPDU(kind, id byte, body int) []byte {
 
 // conn builds the frames of one TCP connection.
 type conn struct {
-	t             *testing.T
-	cli, srv      net.IP
-	cport, sport  uint16
-	cseq, sseq    uint32
-	ts            int64
-	frames        []drivers.Frame
-	skipHandshake bool
+	t            *testing.T
+	cli, srv     net.IP
+	cport, sport uint16
+	cseq, sseq   uint32
+	ts           int64
+	frames       []drivers.Frame
 }
 
 func newConn(t *testing.T, sport uint16) *conn {

@@ -20,7 +20,6 @@ var errPerm = errors.New("operation not permitted")
 type fakeSystem struct {
 	l       linkInfo
 	sysctls map[string]string // absent key: fs.ErrNotExist
-	addrGen string            // mirrored in sysctls when IPv6 is there
 	ipAddrs []netip.Prefix
 	feats   map[string]featureBits
 	sticky  map[string]bool  // changeable, but the kernel keeps them on

@@ -154,7 +154,6 @@ type live struct {
 	log     *slog.Logger
 	workers []*worker
 	in      chan handed
-	save    func() error
 	// onStats is called with every stats record written (metrics).
 	onStats func(*output.Stats)
 	reload  chan func()

@@ -59,9 +59,8 @@ func newOutQueue(sk *sink) *outQueue {
 	return q
 }
 
-func (q *outQueue) done() bool   { return q.sink.full() }
-func (q *outQueue) err() error   { return q.sink.err }
-func (q *outQueue) pending() int { return q.heap.len() }
+func (q *outQueue) done() bool { return q.sink.full() }
+func (q *outQueue) err() error { return q.sink.err }
 
 // add fills a free segment and returns its index; push queues it.
 func (q *outQueue) add(t int64, c *conn, dir, flags uint8, seq, ack uint32, data []byte) int32 {

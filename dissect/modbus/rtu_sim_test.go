@@ -67,17 +67,6 @@ func (l *simLine) valid() []simTx {
 	return out
 }
 
-// stream is every byte on the line with its arrival time.
-func (l *simLine) stream() (b []byte, ts []int64) {
-	for _, t := range l.tx {
-		b = append(b, t.data...)
-		for i := range t.data {
-			ts = append(ts, t.end-int64(len(t.data)-1-i)*l.ct)
-		}
-	}
-	return b, ts
-}
-
 var simSlaves = []byte{1, 2, 17, 45, 247}
 
 func u16(v int) []byte { return []byte{byte(v >> 8), byte(v)} }
